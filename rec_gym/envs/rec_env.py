@@ -1,0 +1,346 @@
+"""The Gymnasium environment: one simulated user session per episode."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from rec_gym.config import RecEnvConfig
+from rec_gym.items import ItemCatalog
+from rec_gym.oracles import anti_oracle_items, myopic_items, planning_items
+from rec_gym.reward import RewardModel
+from rec_gym.simulator import RecSimulator, StepOutcome
+from rec_gym.users import UserPopulation, UserState
+
+OracleKind = Literal["myopic", "planning", "anti"]
+
+#: Feedback codes in the observation's ``feedback`` history.
+NO_CLICK, CLICK, PURCHASE = 0, 1, 2
+#: Observable user features are clipped to ``[-FEATURE_CLIP, FEATURE_CLIP]``.
+FEATURE_CLIP = 5.0
+
+
+class RecEnv(gym.Env[dict[str, np.ndarray], Any]):
+    """A recommender system talking to one simulated user.
+
+    ## Description
+
+    Each episode is one user's session. The user has a hidden interest vector, per-topic
+    satiation (boredom) and patience. Every step the agent recommends an item; the user
+    clicks with a probability that grows with affinity (interest . item + item appeal -
+    satiation of its topic), and may then buy it. Clicked items pull the user's interest
+    toward them (drift); every shown item makes its topic more boring for a while. Clicked
+    high-quality items restore patience, clickbait and ignored recommendations drain it,
+    and a user out of patience tends to leave. The most clickable items are often the
+    least satisfying, so chasing immediate clicks loses users: good policies plan.
+
+    ## Action Space
+
+    ``Discrete(N)``: action ``a`` recommends the item with id ``a + 1`` (ids start at 1;
+    0 is padding in observations). ``action_masks()`` marks items the user already bought
+    (sb3-contrib's maskable algorithms use it). The slate variant, :class:`RecSlateEnv`,
+    takes ``MultiDiscrete([N] * K)``.
+
+    ## Observation Space
+
+    A ``Dict`` of fixed-shape arrays (hidden interest, satiation and patience never appear):
+
+    | Key        | Shape      | Dtype   | Values                                          |
+    |------------|------------|---------|-------------------------------------------------|
+    | `items`    | `(L,)`     | int64   | last L recommended ids, newest last; 0 = padding |
+    | `feedback` | `(L,)`     | int64   | 0 = none, 1 = click, 2 = purchase (0 on padding) |
+    | `context`  | `(2 + F,)` | float32 | progress, session CTR, F user features           |
+
+    ``context[0]`` is the session progress ``1 - exp(-t / 50)`` after t steps, ``context[1]``
+    the fraction of steps with a click so far, and the rest F = ``user_feature_dim`` noisy
+    observable user features (a linear view of the hidden interest), clipped to ``[-5, 5]``.
+    L = ``history_length`` (a slate of K items adds K entries).
+
+    ## Rewards
+
+    By default ``click_reward * clicks + purchase_reward * purchases`` (1 and 2). Pass a
+    ``reward_model`` (see :mod:`rec_gym.reward`) to change it.
+
+    ## Starting State
+
+    A new user is drawn from the population prior with the env's ``np_random``: interest
+    ``mean + interest_scale * z``, zero satiation, ``initial_patience``, an empty history.
+
+    ## Episode End
+
+    - Termination: the user leaves. After each step they leave with probability
+      ``leave_base_prob + (1 - leave_base_prob) * leave_sensitivity * (1 - patience)``.
+    - Truncation: only through ``max_episode_steps`` (50 for the registered ids).
+
+    ## Arguments
+
+    Every field of :class:`rec_gym.config.RecEnvConfig` is a keyword (an unknown one raises
+    ``TypeError``, a bad value ``ValueError``). Also ``render_mode="ansi"``, ``config``
+    (a whole ``RecEnvConfig``), ``reward_model``, and ``catalog``/``population`` to run
+    a calibrated world.
+
+    >>> import gymnasium as gym
+    >>> import rec_gym
+    >>> env = gym.make("RecEnv-v0", n_items=50, max_episode_steps=20)
+    >>> env.action_space
+    Discrete(50)
+    >>> obs, info = env.reset(seed=0)
+    >>> sorted(obs), obs["items"].shape
+    (['context', 'feedback', 'items'], (10,))
+    >>> obs, reward, terminated, truncated, info = env.step(0)
+    >>> int(obs["items"][-1])
+    1
+
+    ## Info
+
+    ``click`` and ``purchase`` counts, ``expected_reward`` of the action,
+    ``best_expected_reward`` (the myopic oracle's, when ``compute_oracle_info``),
+    ``regret`` (their difference), ``duplicates`` (repeated slate items) and
+    ``session_step``. ``debug_info=True`` adds the hidden ``interest``, ``satiation`` and
+    ``patience``.
+
+    ## Version History
+
+    - v0: Initial version.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}  # noqa: RUF012
+    _slate: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        render_mode: str | None = None,
+        *,
+        config: RecEnvConfig | None = None,
+        reward_model: RewardModel | None = None,
+        catalog: ItemCatalog | None = None,
+        population: UserPopulation | None = None,
+        **overrides: Any,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']} or None, "
+                f"got {render_mode!r}"
+            )
+        base = config if config is not None else RecEnvConfig()
+        self.config = base.replace(**overrides) if overrides else base
+        if not self._slate and self.config.slate_size != 1:
+            raise ValueError(
+                f"slate_size={self.config.slate_size} needs the slate env: use "
+                "gym.make('RecEnv-Slate-v0', ...)"
+            )
+        self.render_mode = render_mode
+        self.simulator = RecSimulator(self.config, catalog, population, reward_model)
+        n, length = self.config.n_items, self.config.history_length
+        self.action_space: spaces.Space[Any] = (
+            spaces.MultiDiscrete(np.full(self.config.slate_size, n, dtype=np.int64))
+            if self._slate
+            else spaces.Discrete(n)
+        )
+        context_dim = 2 + self.config.user_feature_dim
+        context_low = np.full(context_dim, -FEATURE_CLIP, dtype=np.float32)
+        context_low[:2] = 0.0
+        context_high = np.full(context_dim, FEATURE_CLIP, dtype=np.float32)
+        context_high[:2] = 1.0
+        self.observation_space = spaces.Dict(  # type: ignore[assignment]
+            {
+                "items": spaces.Box(0, n, shape=(length,), dtype=np.int64),
+                "feedback": spaces.Box(0, PURCHASE, shape=(length,), dtype=np.int64),
+                "context": spaces.Box(context_low, context_high, dtype=np.float32),
+            }
+        )
+        self._user: UserState | None = None
+        self._items = np.zeros(length, dtype=np.int64)
+        self._feedback = np.zeros(length, dtype=np.int64)
+        self._step_count = 0
+        self._click_count = 0
+        self._last_line = ""
+
+    # -- Gymnasium API -------------------------------------------------------------------
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Starts a new session with a new user drawn from ``np_random``."""
+        super().reset(seed=seed)
+        self._user = self.simulator.new_users(1, self.np_random)
+        self._items[:] = 0
+        self._feedback[:] = 0
+        self._step_count = 0
+        self._click_count = 0
+        self._last_line = "new user"
+        return self._observation(), {"session_step": 0}
+
+    def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        """Recommends the item (slate) ``action`` to the current user."""
+        if self._user is None:
+            raise RuntimeError("call reset() before step()")
+        items = self._action_to_items(action)  # [1, K], 0-based
+        best = (
+            float(self.simulator.best_expected_reward(self._user, items.shape[1])[0])
+            if self.config.compute_oracle_info
+            else None
+        )
+        outcome = self.simulator.step(self._user, items, self.np_random)
+        self._record(items[0], outcome)
+        reward = float(outcome.reward[0])
+        terminated = bool(outcome.left[0])
+        info = self._info(outcome, best)
+        if self.render_mode == "ansi":
+            self._last_line = self._describe(items[0], outcome, info)
+        return self._observation(), reward, terminated, False, info
+
+    def render(self) -> str | None:
+        """Returns a one-line description of the last step (``render_mode="ansi"``)."""
+        if self.render_mode != "ansi":
+            return None
+        return self._last_line + "\n"
+
+    def action_masks(self) -> np.ndarray:
+        """Allowed actions for sb3-contrib's maskable algorithms.
+
+        Items the current user already bought are masked. For slates the mask is the
+        per-position masks concatenated (``K * N``, MaskablePPO's format); duplicates within
+        a slate cannot be masked in that format and are deduplicated by the env instead.
+        """
+        if self._user is None:
+            mask = np.ones(self.config.n_items, dtype=bool)
+        else:
+            mask = ~self._user.purchased[0]
+            if not mask.any():
+                mask = np.ones_like(mask)
+        return np.tile(mask, self.config.slate_size) if self._slate else mask
+
+    # -- Reference policies (read the hidden state) --------------------------------------
+
+    def oracle_action(self, kind: OracleKind = "myopic", **kwargs: Any) -> Any:
+        """Action of a reference policy that sees the hidden user state.
+
+        Args:
+            kind: ``"myopic"`` (best immediate expected reward), ``"planning"`` (look-ahead;
+                keywords ``horizon``, ``n_candidates``, ``discount``) or ``"anti"`` (worst).
+            **kwargs: Passed to the planning oracle.
+
+        Returns:
+            An action in ``action_space``.
+        """
+        if self._user is None:
+            raise RuntimeError("call reset() before oracle_action()")
+        size = self.config.slate_size
+        if kind == "myopic":
+            items = myopic_items(self.simulator, self._user, size)
+        elif kind == "planning":
+            items = planning_items(self.simulator, self._user, size, **kwargs)
+        elif kind == "anti":
+            items = anti_oracle_items(self.simulator, self._user, size)
+        else:
+            raise ValueError(f"kind must be 'myopic', 'planning' or 'anti', got {kind!r}")
+        return items[0].astype(np.int64) if self._slate else int(items[0, 0])
+
+    @property
+    def hidden_state(self) -> UserState:
+        """The current user's hidden state (for oracles and debugging, not for agents)."""
+        if self._user is None:
+            raise RuntimeError("call reset() first")
+        return self._user
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _action_to_items(self, action: Any) -> np.ndarray:
+        n = self.config.n_items
+        flat = np.asarray(action).reshape(-1)
+        if flat.shape[0] != self.config.slate_size or not np.issubdtype(flat.dtype, np.integer):
+            raise ValueError(
+                f"action must be {self.config.slate_size} integer item index(es) in [0, {n}), "
+                f"got {action!r}"
+            )
+        if flat.min() < 0 or flat.max() >= n:
+            raise ValueError(f"action {action!r} is outside [0, {n}): item ids are action + 1")
+        return flat.astype(np.int64)[None, :]
+
+    def _record(self, items: np.ndarray, outcome: StepOutcome) -> None:
+        clicks = outcome.response.clicks[0]
+        purchases = outcome.response.purchases[0]
+        codes = np.where(purchases, PURCHASE, np.where(clicks > 0, CLICK, NO_CLICK))
+        size = items.shape[0]
+        length = self._items.shape[0]
+        if size >= length:
+            self._items[:] = items[-length:] + 1
+            self._feedback[:] = codes[-length:]
+        else:
+            self._items[:-size] = self._items[size:]
+            self._feedback[:-size] = self._feedback[size:]
+            self._items[-size:] = items + 1
+            self._feedback[-size:] = codes
+        self._step_count += 1
+        self._click_count += int(clicks.sum() > 0)
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        assert self._user is not None
+        context = np.empty(2 + self.config.user_feature_dim, dtype=np.float32)
+        context[0] = 1.0 - np.exp(-self._step_count / 50.0)
+        context[1] = self._click_count / max(self._step_count, 1)
+        context[2:] = np.clip(self._user.features[0], -FEATURE_CLIP, FEATURE_CLIP)
+        return {
+            "items": self._items.copy(),
+            "feedback": self._feedback.copy(),
+            "context": context,
+        }
+
+    def _info(self, outcome: StepOutcome, best: float | None) -> dict[str, Any]:
+        expected = float(outcome.expected_reward[0])
+        info: dict[str, Any] = {
+            "click": int(outcome.response.clicks[0].sum()),
+            "purchase": int(outcome.response.purchases[0].sum()),
+            "expected_reward": expected,
+            "duplicates": int(outcome.duplicates[0]),
+            "session_step": self._step_count,
+        }
+        if best is not None:
+            info["best_expected_reward"] = best
+            info["regret"] = best - expected
+        if self.config.debug_info and self._user is not None:
+            info["interest"] = self._user.interest[0].copy()
+            info["satiation"] = self._user.satiation[0].copy()
+            info["patience"] = float(self._user.patience[0])
+        return info
+
+    def _describe(self, items: np.ndarray, outcome: StepOutcome, info: dict[str, Any]) -> str:
+        ids = " ".join(str(int(i) + 1) for i in items)
+        best = info.get("best_expected_reward")
+        best_text = f" best {best:.2f}" if best is not None else ""
+        left = " | user left" if outcome.left[0] else ""
+        return (
+            f"step {self._step_count:3d} | items [{ids}] | click {info['click']} "
+            f"purchase {info['purchase']} | reward {float(outcome.reward[0]):.2f} | "
+            f"expected {info['expected_reward']:.2f}{best_text}{left}"
+        )
+
+
+class RecSlateEnv(RecEnv):
+    """The slate variant of :class:`RecEnv`: K items per step, ``MultiDiscrete([N] * K)``.
+
+    The user sees the slate with attention ``position_bias ** j`` at position j and picks
+    at most one item (multinomial logit with a no-click option) unless
+    ``choice_model="cascade"``. A repeated item is shown once: later copies cannot be
+    clicked, add no satiation, and are counted in ``info["duplicates"]``. Every slate item
+    enters the history in slate order.
+
+    >>> import gymnasium as gym
+    >>> import rec_gym
+    >>> env = gym.make("RecEnv-Slate-v0", n_items=30, slate_size=3)
+    >>> env.action_space
+    MultiDiscrete([30 30 30])
+    """
+
+    _slate = True
+
+    def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
+        if "slate_size" not in kwargs and "config" not in kwargs:
+            kwargs["slate_size"] = 5
+        if "history_length" not in kwargs and "config" not in kwargs:
+            kwargs["history_length"] = 20
+        super().__init__(render_mode, **kwargs)
