@@ -1,0 +1,1 @@
+"""Tests of the ``rec_gym`` package (simulator and Gymnasium environments)."""
