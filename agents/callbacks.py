@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import HParam, TensorBoardOutputFormat
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from rec_gym.metrics import catalog_coverage, intra_list_diversity
 
@@ -165,11 +165,14 @@ class CheckpointCallback(BaseCallback):
 
 
 class StopOnSignal(BaseCallback):
-    """Stops training cleanly at the next step after SIGINT or SIGTERM.
+    """Stops training cleanly after SIGINT or SIGTERM.
 
-    While installed, the first signal sets :attr:`received` (training stops after the
-    current step and the runner saves a final checkpoint); a second SIGINT raises
-    ``KeyboardInterrupt`` as usual.
+    While installed, the first signal sets :attr:`received`. Off-policy algorithms stop
+    after the current step; on-policy ones at the end of the current rollout (at most
+    ``n_steps`` vectorised steps later), so the step counter stays on a rollout boundary
+    and a resumed run ends exactly on its budget. The unfinished rollout is not trained
+    on. The runner then saves a final checkpoint. A second SIGINT raises
+    ``KeyboardInterrupt`` at once.
     """
 
     def __init__(self) -> None:
@@ -194,9 +197,9 @@ class StopOnSignal(BaseCallback):
         self.received = signum
 
     def _on_step(self) -> bool:
-        return self.received is None
-
-
-def tensorboard_dirs(run_dir: Path) -> list[Path]:
-    """Event files of a run folder, oldest first."""
-    return sorted(run_dir.glob("events.out.tfevents.*"), key=lambda p: p.stat().st_mtime)
+        if self.received is None:
+            return True
+        if isinstance(self.model, OnPolicyAlgorithm):
+            # ``locals["n_steps"]`` counts the rollout's completed steps before this one.
+            return int(self.locals["n_steps"]) + 1 < self.model.n_steps
+        return False

@@ -172,7 +172,9 @@ def validate(config: TrainConfig) -> Plan:
     try:
         env = gym.make(config.env_id, **config.env_kwargs)
     except (TypeError, ValueError) as error:
-        raise ConfigError(f"{config.env_id}: {error}") from None
+        message = str(error)
+        prefix = "" if config.env_id in message else f"{config.env_id}: "
+        raise ConfigError(f"{prefix}{message}") from None
     try:
         check_compatible(algo, config.env_id, env.action_space)
         unwrapped = env.unwrapped
@@ -328,13 +330,15 @@ class Trainer:
             and not final
         ):
             writers["replay_buffer.pkl"] = lambda path: self.model.save_replay_buffer(path)
-        save_checkpoint(
+        checkpoint = save_checkpoint(
             self.run_dir,
             int(self.model.num_timesteps),
             reason,
             writers,
             folder="." if final else None,
         )
+        if not final:
+            print(f"checkpoint: step {checkpoint.step} ({reason}) in {self.run_dir}", flush=True)
 
     def learn(self, remaining: int, first_part: bool) -> int | None:
         """Trains for ``remaining`` steps; returns the signal number if stopped by one."""

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-#: Where the real datasets live on our machines (read-only; never copy MovieLens into the repo).
-SHARED_DATA = Path(os.environ.get("REC_GYM_DATA", "/work/shared/data"))
+#: Where the real datasets live: ``<repo>/../shared/data`` on our machines and in CI
+#: (read-only; never copy MovieLens into the repo), or ``REC_GYM_DATA``.
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("REC_GYM_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 
 @pytest.fixture
