@@ -44,6 +44,7 @@ from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
+import torch
 from gymnasium.vector import AutoresetMode
 
 import rec_gym
@@ -145,7 +146,7 @@ class EvalOptions:
     protocol: str = "full"
     negatives: int | None = None
     k_values: tuple[int, ...] = (10, 20)
-    train_fraction: float = 0.8
+    train_fraction: float | None = None
     bootstrap: int = DEFAULT_BOOTSTRAP
     device: str = "cpu"
 
@@ -232,15 +233,21 @@ def validate_options(options: EvalOptions) -> EvalOptions:
         raise ConfigError(f"--bootstrap must be >= 0 (0 skips it), got {options.bootstrap}")
     for k in options.k_values:
         _positive_int("--k", k)
-    if not (math.isfinite(options.train_fraction) and 0.0 < options.train_fraction < 1.0):
+    fraction = options.train_fraction
+    if fraction is not None and not (math.isfinite(fraction) and 0.0 < fraction < 1.0):
+        raise ConfigError(f"--train-fraction must be a number in (0, 1), e.g. 0.8, got {fraction}")
+    if options.target is None and (options.env_id or options.env_kwargs or options.algo):
         raise ConfigError(
-            f"--train-fraction must be a number in (0, 1), e.g. 0.8, got {options.train_fraction}"
+            "--env, --env-kwargs and --algo describe the model to evaluate; pass its run "
+            "folder or .zip, or drop them"
         )
     if options.protocol not in ("full", "sampled"):
         raise ConfigError(f"--protocol must be 'full' or 'sampled', got {options.protocol!r}")
     if options.offline is None:
-        if options.protocol != "full" or options.negatives is not None:
-            raise ConfigError("--protocol and --negatives apply to --offline evaluation only")
+        if options.protocol != "full" or options.negatives is not None or fraction is not None:
+            raise ConfigError(
+                "--protocol, --negatives and --train-fraction apply to --offline evaluation only"
+            )
         if options.target is None:
             raise ConfigError(
                 "pass a run folder or model to evaluate (python evaluate.py logs/<algo>/"
@@ -999,7 +1006,7 @@ class Prepared:
 
 
 def prepare(options: EvalOptions, warn: Callable[[str], Any]) -> Prepared:
-    """Validates every input before any work (see the module docstring).
+    """Validates every input but the output folder (checked by :func:`run` last).
 
     Raises:
         ConfigError, CheckpointError, DataError: One line naming the problem and the fix.
@@ -1021,12 +1028,18 @@ def prepare(options: EvalOptions, warn: Callable[[str], Any]) -> Prepared:
     if options.offline is not None and env_factory is not None:
         world = calibrated_world(env_factory, str(env_id))
         _check_same_data(world, options.offline)
+        saved = world.settings.train_fraction
+        if options.train_fraction is not None and options.train_fraction != saved:
+            raise ConfigError(
+                f"--train-fraction {options.train_fraction} conflicts with the run's calibration "
+                f"(train_fraction={saved}, cut at {world.cut_time}); drop it: the agent is "
+                "scored on the data its env never saw"
+            )
     if options.output is not None:
         output = Path(options.output).expanduser()
     else:
         folder = "eval_offline" if options.offline is not None else "eval"
         output = (source.run_dir / folder) if source and source.run_dir else Path(folder)
-    check_output_dir(output)
     return Prepared(options, source, env_id, env_kwargs, env_factory, output, world)
 
 
@@ -1051,8 +1064,6 @@ def calibrated_world(env_factory: Callable[[], gym.Env[Any, Any]], env_id: str) 
 
 def run_online(prepared: Prepared, agent: SB3Recommender) -> dict[str, Any]:
     """Evaluates the agent and the baselines on the same users; writes every output."""
-    from agents.plots import plot_learning_curves, plot_metrics, read_scalars
-
     options, source = prepared.options, prepared.source
     assert source is not None and prepared.env_factory is not None and prepared.env_id
     factory = prepared.env_factory
@@ -1095,26 +1106,15 @@ def run_online(prepared: Prepared, agent: SB3Recommender) -> dict[str, Any]:
     print("\nmeans ± 95% CI half-widths over episodes:")
     print(text_table(header, rows))
     output = prepared.output
-    plot_input = {n: {k: (v.mean, v.low, v.high) for k, v in m.items()} for n, m in metrics.items()}
-    plot_metrics(
-        output / "metrics.png",
-        plot_input,
+    plots = draw_plots(
+        output,
+        "metrics.png",
+        {n: {k: (v.mean, v.low, v.high) for k, v in m.items()} for n, m in metrics.items()},
         METRICS,
-        highlight=agent.name,
+        agent_name=agent.name,
         title=f"{prepared.env_id}: {episodes} episodes, seed {seed}, 95% CI",
+        run_dir=source.run_dir,
     )
-    plots = {"metrics": "metrics.png", "learning_curves": None}
-    curves_note = "no run folder (bare model)"
-    if source.run_dir is not None:
-        curves = read_scalars(source.run_dir)
-        if curves:
-            plot_learning_curves(
-                output / "learning_curves.png", curves, title=f"training of {agent.name}"
-            )
-            plots["learning_curves"] = "learning_curves.png"
-            curves_note = f"TensorBoard events of {source.run_dir}"
-        else:
-            curves_note = f"no TensorBoard scalars in {source.run_dir}"
     normalization = None
     if isinstance(agent, NormalizedSB3Recommender):
         normalization = {
@@ -1162,7 +1162,6 @@ def run_online(prepared: Prepared, agent: SB3Recommender) -> dict[str, Any]:
             for name in results
         },
         "plots": plots,
-        "learning_curves_source": curves_note,
         "versions": _versions(),
     }
     markdown = [
@@ -1181,7 +1180,7 @@ def run_online(prepared: Prepared, agent: SB3Recommender) -> dict[str, Any]:
         "",
         "![metrics](metrics.png)",
     ]
-    if plots["learning_curves"]:
+    if plots["learning_curves"]["file"]:
         markdown += ["", "![learning curves](learning_curves.png)"]
     _write_reports(output, report, "\n".join(markdown) + "\n")
     return report
@@ -1196,7 +1195,6 @@ def run_offline(prepared: Prepared, agent: SB3Recommender | None) -> dict[str, A
         evaluate_next_item,
         load_offline_task,
     )
-    from agents.plots import plot_learning_curves, plot_metrics, read_scalars
 
     options, source = prepared.options, prepared.source
     assert options.offline is not None
@@ -1211,7 +1209,8 @@ def run_offline(prepared: Prepared, agent: SB3Recommender | None) -> dict[str, A
             purchase_threshold=settings.purchase_threshold,
         )
     else:
-        task = load_offline_task(options.offline, train_fraction=options.train_fraction)
+        fraction = 0.8 if options.train_fraction is None else options.train_fraction
+        task = load_offline_task(options.offline, train_fraction=fraction)
     data = task.data
     summary = data.summary()
     print(
@@ -1265,19 +1264,15 @@ def run_offline(prepared: Prepared, agent: SB3Recommender | None) -> dict[str, A
     print(f"\n{protocol_text}; means ± 95% CI half-widths over users:")
     print(text_table(header, rows))
     output = prepared.output
-    plot_metrics(
-        output / "offline_metrics.png",
+    plots = draw_plots(
+        output,
+        "offline_metrics.png",
         {n: {m: (v.mean, v.low, v.high) for m, v in r.metrics.items()} for n, r in results.items()},
         [(m, m) for m in names],
-        highlight=agent.name if agent is not None else None,
+        agent_name=agent.name if agent is not None else None,
         title=f"next-item on {Path(options.offline).name}: {protocol_text}",
+        run_dir=source.run_dir if source is not None else None,
     )
-    plots = {"metrics": "offline_metrics.png", "learning_curves": None}
-    if source is not None and source.run_dir is not None:
-        curves = read_scalars(source.run_dir)
-        if curves:
-            plot_learning_curves(output / "learning_curves.png", curves)
-            plots["learning_curves"] = "learning_curves.png"
     report = {
         "rec_gym_evaluation": 1,
         "mode": "offline",
@@ -1311,6 +1306,40 @@ def run_offline(prepared: Prepared, agent: SB3Recommender | None) -> dict[str, A
     ]
     _write_reports(output, report, "\n".join(markdown) + "\n")
     return report
+
+
+def draw_plots(
+    output: Path,
+    filename: str,
+    values: dict[str, dict[str, tuple[float, float, float]]],
+    metrics: Sequence[tuple[str, str]],
+    *,
+    agent_name: str | None,
+    title: str,
+    run_dir: Path | None,
+) -> dict[str, Any]:
+    """Writes the metrics chart and, from the run's TensorBoard events, the learning curves.
+
+    Returns:
+        For each plot: its file (None when not drawn), the plotted series and a note.
+    """
+    from agents.plots import LEARNING_CURVE_TAGS, plot_learning_curves, plot_metrics, read_scalars
+
+    series = plot_metrics(output / filename, values, metrics, highlight=agent_name, title=title)
+    curves: dict[str, Any] = {"file": None, "series": {}, "tags": list(LEARNING_CURVE_TAGS)}
+    if run_dir is None:
+        curves["source"] = "none: no run folder"
+    else:
+        scalars = read_scalars(run_dir)
+        curves["source"] = f"TensorBoard events in {run_dir}"
+        if scalars:
+            curves["series"] = plot_learning_curves(
+                output / "learning_curves.png", scalars, title=f"training of {agent_name}"
+            )
+            curves["file"] = "learning_curves.png"
+        else:
+            curves["source"] = f"none: no TensorBoard scalars in {run_dir}"
+    return {"metrics": {"file": filename, "series": series}, "learning_curves": curves}
 
 
 def _check_same_data(world: Any, data_path: str) -> None:
@@ -1377,7 +1406,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run folder (logs/<algo>/<env_id>_<N>) or model .zip; optional with --offline",
     )
     add("--episodes", type=int, default=DEFAULT_EPISODES, help="episodes per policy (default 200)")
-    add("--seed", type=int, default=DEFAULT_SEED, help="episode i resets with seed + i")
+    add(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        help="episode i resets with seed + i (default 1000000)",
+    )
     add(
         "--deterministic",
         action=argparse.BooleanOptionalAction,
@@ -1396,13 +1430,24 @@ def build_parser() -> argparse.ArgumentParser:
     add("--env", dest="env_id", default=None, help="env id (required for a bare model .zip)")
     add("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE", help="env keywords")
     add("--algo", default=None, help="algorithm of a bare model (default: from the zip)")
-    add("--n-envs", type=int, default=1, help="evaluate in a Gymnasium vector env of N envs")
+    add(
+        "--n-envs",
+        type=int,
+        default=1,
+        help="evaluate in Gymnasium vector envs of N sub-envs (the agent in the batched env "
+        "when the id has one; same users and numbers as --n-envs 1)",
+    )
     add("--output", default=None, help="output folder (default: <run>/eval or ./eval)")
     add("--offline", default=None, metavar="DATA", help="real log: dataset folder or .csv")
     add("--protocol", default="full", help="offline ranking: full (default) or sampled")
     add("--negatives", type=int, default=None, help="sampled negatives per user (default 100)")
     add("--k", type=int, nargs="+", default=[10, 20], help="K of HR@K and NDCG@K (default 10 20)")
-    add("--train-fraction", type=_float, default=0.8, help="offline time split (default 0.8)")
+    add(
+        "--train-fraction",
+        type=_float,
+        default=None,
+        help="offline time split without a run (default 0.8; a run uses its calibration's cut)",
+    )
     add(
         "--bootstrap",
         type=int,
@@ -1410,6 +1455,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="bootstrap resamples for the coverage and Gini intervals (default 1000)",
     )
     add("--device", default="cpu", help="torch device (default: cpu)")
+    add("--torch-threads", type=int, default=1, help="torch CPU threads (default: 1)")
     add("--debug", action="store_true", help="show full tracebacks")
     return parser
 
@@ -1455,6 +1501,7 @@ def run(options: EvalOptions) -> dict[str, Any]:
             f"agent: {agent.name} from {prepared.source.model_path} "
             f"(step {check.get('step', 'n/a')}, checksums verified: {check['verified']})"
         )
+    check_output_dir(prepared.output)  # the last check: nothing is created on bad input
     if options.offline is not None:
         return run_offline(prepared, agent)
     assert agent is not None
@@ -1465,8 +1512,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``evaluate.py``; returns the process exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    threads = torch.get_num_threads()
     try:
         args = build_parser().parse_args(argv)
+        _positive_int("--torch-threads", args.torch_threads)
+        # One observation at a time: extra intra-op threads only add synchronisation (and
+        # on a busy machine they slow inference down by an order of magnitude).
+        torch.set_num_threads(args.torch_threads)
         run(options_from_args(args))
         return 0
     except (ConfigError, CheckpointError, DataError) as error:
@@ -1482,3 +1534,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        torch.set_num_threads(threads)

@@ -153,7 +153,7 @@ class FactorizationScorer:
         n_users: int,
         n_items: int,
         *,
-        dim: int = 32,
+        dim: int = 16,
         alpha: float = 10.0,
         regularization: float = 1.0,
         iterations: int = 10,
@@ -293,11 +293,13 @@ class PolicyScorer:
                 obs = self.normalize(obs)
             tensor, _ = policy.obs_to_tensor(obs)
             with torch.no_grad():
-                if hasattr(policy, "q_net"):
+                if hasattr(policy, "q_net"):  # DQN: Q-values
                     scores = policy.q_net(tensor)
-                else:
-                    dist = policy.get_distribution(tensor).distribution
-                    scores = (dist[0] if isinstance(dist, list) else dist).logits
+                else:  # actor-critic: the action head's raw logits (slot 0 of a slate)
+                    features = policy.extract_features(tensor)
+                    if isinstance(features, tuple):  # separate actor/critic extractors
+                        features = features[0]
+                    scores = policy.action_net(policy.mlp_extractor.forward_actor(features))
             out[start : start + len(chunk)] = scores[:, : self.n_items].cpu().numpy()
         return out
 
