@@ -36,7 +36,7 @@ from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor, VecNormalize
 
 import rec_gym
 from agents.callbacks import CheckpointCallback, HParamsCallback, RecMetricsCallback, StopOnSignal
@@ -84,6 +84,9 @@ class TrainConfig:
         progress_bar: Show a progress bar.
         save_replay_buffer: Also checkpoint DQN's replay buffer.
         device: Torch device.
+        init_from: A pretrained backbone (``agents.pretrain``) to start the transformer
+            policy from (None: random initialisation).
+        init_head: Also load the backbone's pretrained scoring head into the action head.
     """
 
     algo: str = "ppo"
@@ -101,6 +104,8 @@ class TrainConfig:
     progress_bar: bool = True
     save_replay_buffer: bool = False
     device: str = "cpu"
+    init_from: str | None = None
+    init_head: bool = True
 
 
 @dataclass(frozen=True)
@@ -184,6 +189,7 @@ def validate(config: TrainConfig) -> Plan:
             raise ConfigError(f"{config.env_id} is not a rec-gym env; pass a RecEnv id")
         item_features = simulator.catalog.public_features()
         n_items = simulator.catalog.n_items
+        observation_space = env.observation_space
     finally:
         env.close()
     hyperparameters = load_hyperparameters(algo, config.env_id, config.hyperparams)
@@ -193,6 +199,8 @@ def validate(config: TrainConfig) -> Plan:
         hyperparameters.policy_options(config.policy),
         None,
     )
+    if config.init_from is not None:
+        _check_init_from(config, algo, hyperparameters, observation_space, item_features)
     check_log_dir(Path(config.log_dir))
     n_envs = config.n_envs if config.n_envs is not None else hyperparameters.n_envs
     if algo == "dqn" and n_envs > 1 and "train_freq" not in hyperparameters.algorithm:
@@ -204,6 +212,29 @@ def validate(config: TrainConfig) -> Plan:
         env_config,
         item_features,
         n_items,
+    )
+
+
+def _check_init_from(
+    config: TrainConfig,
+    algo: str,
+    hyperparameters: Hyperparameters,
+    observation_space: Any,
+    item_features: np.ndarray,
+) -> None:
+    """Fails unless ``--init-from`` names a backbone that fits the run's policy."""
+    from agents.pretrain import architecture_of, check_backbone, extractor_kwargs_for
+
+    if config.policy.lower() != "transformer":
+        raise ConfigError("--init-from needs --policy transformer (it loads its backbone)")
+    assert config.init_from is not None
+    options = hyperparameters.policy_options("transformer")
+    check_backbone(
+        Path(config.init_from),
+        observation_space,
+        extractor_kwargs_for(algo, options, item_features),
+        architecture_of(options),
+        config.env_id,
     )
 
 
@@ -223,13 +254,32 @@ def next_run_dir(log_dir: Path, algo: str, env_id: str) -> Path:
 
 
 def make_training_env(plan: Plan, seed: int) -> VecEnv:
-    """The vectorised training env; sub-env i is seeded ``seed + i``."""
+    """The vectorised training env; sub-env i is seeded ``seed + i``.
+
+    With several envs and an id that registers a natively batched env
+    (``vector_entry_point``), all users are stepped at once in numpy through
+    :class:`agents.vec_env.VectorEnvAdapter`; otherwise SB3's ``DummyVecEnv`` of single envs.
+    Both give the same trajectories for the same seeds.
+    """
     config = plan.config
+    spec = gym.spec(config.env_id)
+    venv: VecEnv
+    if plan.n_envs > 1 and spec.vector_entry_point is not None:
+        from agents.vec_env import VectorEnvAdapter
 
-    def make_one() -> gym.Env[Any, Any]:
-        return Monitor(gym.make(config.env_id, **config.env_kwargs))
+        batched = gym.make_vec(
+            config.env_id,
+            num_envs=plan.n_envs,
+            vectorization_mode="vector_entry_point",
+            **config.env_kwargs,
+        )
+        venv = VecMonitor(VectorEnvAdapter(batched))
+    else:
 
-    venv: VecEnv = DummyVecEnv([make_one] * plan.n_envs)
+        def make_one() -> gym.Env[Any, Any]:
+            return Monitor(gym.make(config.env_id, **config.env_kwargs))
+
+        venv = DummyVecEnv([make_one] * plan.n_envs)
     venv.seed(seed)  # sub-env i is reset with seed + i
     if plan.hyperparameters.normalize:
         venv = VecNormalize(venv, norm_obs=True, norm_reward=False, norm_obs_keys=["context"])
@@ -430,6 +480,11 @@ def train(config: TrainConfig) -> Path:
     )
     venv = make_training_env(plan, plan.config.seed)
     model = build_model(plan, venv)
+    if config.init_from is not None:
+        from agents.pretrain import init_from_backbone, read_backbone
+
+        loaded = init_from_backbone(model, read_backbone(config.init_from), config.init_head)
+        print(f"initialised {', '.join(loaded)} from {config.init_from}")
     _attach_logger(model, run_dir)
     return _run(plan, run_dir, model, venv, plan.config.total_timesteps, first_part=True)
 
@@ -437,7 +492,8 @@ def train(config: TrainConfig) -> Path:
 def resume(run_dir: Path) -> Path:
     """Continues a run from its latest valid checkpoint up to its total budget."""
     config, _ = load_run_config(run_dir)
-    plan = validate(config)
+    # The checkpoint holds the weights; the backbone file was only the starting point.
+    plan = validate(dataclasses.replace(config, init_from=None))
     checkpoint = latest_valid_checkpoint(run_dir, warn=lambda m: print(m, file=sys.stderr))
     model_path = checkpoint.path(run_dir, "model.zip")
     if model_path is None:
@@ -580,6 +636,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--save-replay-buffer", action="store_true", help="checkpoint DQN's replay buffer")
     add("--device", default="cpu", help="torch device (default: cpu)")
     add("--resume", default=None, metavar="RUN_DIR", help="continue a run from its checkpoint")
+    add("--init-from", default=None, metavar="PATH", help="start from a pretrained backbone .pt")
+    add("--no-init-head", action="store_true", help="with --init-from: load the backbone only")
+    add("--pretrain", default=None, metavar="DATA", help="pretrain the backbone on a real log")
+    add("--pretrain-epochs", type=int, default=5, help="with --pretrain: epochs (default 5)")
+    add("--output", default=None, help="with --pretrain: weights file (default: logs/pretrain/)")
     add("--debug", action="store_true", help="show full tracebacks")
     return parser
 
@@ -602,6 +663,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         progress_bar=not args.no_progress_bar,
         save_replay_buffer=args.save_replay_buffer,
         device=args.device,
+        init_from=args.init_from,
+        init_head=not args.no_init_head,
     )
 
 
@@ -611,7 +674,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         args = build_parser().parse_args(argv)
-        if args.resume is not None:
+        if args.pretrain is not None:
+            from agents.pretrain import pretrain, pretrain_config_from_train_args
+
+            pretrain(pretrain_config_from_train_args(args))
+        elif args.resume is not None:
             resume(Path(args.resume))
         else:
             train(config_from_args(args))

@@ -95,8 +95,10 @@ def click_probability(aff: np.ndarray, valid: np.ndarray, config: RecEnvConfig) 
     weights = position_weights(aff.shape[-1], config)
     if config.choice_model == "cascade" and aff.shape[-1] > 1:
         return np.where(valid, weights * sigmoid(utility - config.no_click_utility), 0.0)
-    # Stable MNL: log-sum-exp over [no-click, valid items].
-    logits = np.where(valid, utility + np.log(weights), -np.inf)
+    # Stable MNL: log-sum-exp over [no-click, valid items]. Log-weights are computed directly
+    # (``bias ** j`` underflows to 0 for long slates and a small bias).
+    log_weights = np.arange(aff.shape[-1], dtype=np.float64) * np.log(config.position_bias)
+    logits = np.where(valid, utility + log_weights, -np.inf)
     top = np.maximum(logits.max(axis=-1, keepdims=True), config.no_click_utility)
     exp_items = np.exp(logits - top)
     exp_none = np.exp(config.no_click_utility - top)
@@ -164,6 +166,16 @@ def response_probabilities(
     return click_prob, marginal_click_probability(click_prob, config), purchase_prob, valid
 
 
+def uniforms_per_response(slate_size: int, config: RecEnvConfig) -> int:
+    """Number of uniform draws one user's response to a K-item slate consumes.
+
+    K for clicks, K for purchases, and K more for the scan's continue decisions in the
+    cascade model with K > 1.
+    """
+    cascade = config.choice_model == "cascade" and slate_size > 1
+    return (3 if cascade else 2) * slate_size
+
+
 def sample_response(
     state: UserState,
     catalog: ItemCatalog,
@@ -172,6 +184,9 @@ def sample_response(
     rng: np.random.Generator,
 ) -> Response:
     """Samples clicks and purchases for a slate.
+
+    Draws one row of :func:`uniforms_per_response` uniforms per user (clicks, purchases,
+    [cascade]) and hands them to :func:`response_from_uniforms`.
 
     Args:
         state: Users, batch B.
@@ -183,16 +198,41 @@ def sample_response(
     Returns:
         The sampled response.
     """
+    size = uniforms_per_response(items.shape[1], config)
+    return response_from_uniforms(state, catalog, items, config, rng.random((items.shape[0], size)))
+
+
+def response_from_uniforms(
+    state: UserState,
+    catalog: ItemCatalog,
+    items: np.ndarray,
+    config: RecEnvConfig,
+    uniforms: np.ndarray,
+) -> Response:
+    """Samples clicks and purchases for a slate from pre-drawn uniforms.
+
+    Args:
+        state: Users, batch B.
+        catalog: The catalog.
+        items: Item indices ``[B, K]``.
+        config: World configuration.
+        uniforms: Uniform draws in ``[0, 1)``, ``[B, U]`` with U at least
+            :func:`uniforms_per_response`: columns ``[0, K)`` decide clicks, ``[K, 2K)``
+            purchases and, in the cascade model, ``[2K, 3K)`` whether the scan continues.
+
+    Returns:
+        The sampled response.
+    """
     click_prob, marginal, purchase_prob, valid = response_probabilities(
         state, catalog, items, config
     )
     batch, size = items.shape
-    click_draw = rng.random((batch, size))
-    purchase_draw = rng.random((batch, size))
+    click_draw = uniforms[:, :size]
+    purchase_draw = uniforms[:, size : 2 * size]
     if config.choice_model == "cascade" and size > 1:
         clicks = np.zeros((batch, size))
         scanning = np.ones(batch, dtype=bool)
-        continue_draw = rng.random((batch, size))
+        continue_draw = uniforms[:, 2 * size : 3 * size]
         for position in range(size):
             hit = scanning & (click_draw[:, position] < click_prob[:, position])
             clicks[:, position] = hit

@@ -120,15 +120,47 @@ def sample_users(
     Returns:
         New users with zero satiation and full initial patience.
     """
-    d = population.latent_dim
-    z = rng.normal(size=(count, d))
+    return users_from_normals(population, n_items, draw_user_normals(population, count, rng))
+
+
+def draw_user_normals(
+    population: UserPopulation,
+    count: int,
+    rng: np.random.Generator,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """The standard-normal draws behind ``count`` new users (see :func:`sample_users`).
+
+    Args:
+        population: The prior.
+        count: Batch size B.
+        rng: Generator for every draw.
+        out: Optional array ``[B, latent_dim + feature_dim]`` to draw into.
+
+    Returns:
+        ``[B, latent_dim + feature_dim]``: each row is one user's interest draws, then its
+        feature noise (one call, so a user's draws are contiguous in the stream).
+    """
+    size = (count, population.latent_dim + population.feature_projection.shape[0])
+    return rng.standard_normal(size, out=out)
+
+
+def users_from_normals(population: UserPopulation, n_items: int, draws: np.ndarray) -> UserState:
+    """New users from their standard-normal draws (see :func:`draw_user_normals`).
+
+    Products are taken one user at a time (a stack of vector-matrix products), so a user's
+    values do not depend on the batch it is built in: users drawn one by one (single envs)
+    and together (the batched env) are bitwise identical.
+    """
+    count, d = draws.shape[0], population.latent_dim
+    z, noise = draws[:, :d], draws[:, d:]
     if population.interest_cov_factor is not None:
-        interest = population.mean_interest + z @ population.interest_cov_factor.T
+        spread = (z[:, None, :] @ population.interest_cov_factor.T)[:, 0, :]
+        interest = population.mean_interest + spread
     else:
         interest = population.mean_interest + population.interest_scale * z
-    feature_dim = population.feature_projection.shape[0]
-    noise = rng.normal(size=(count, feature_dim)) * population.feature_noise
-    features = interest @ population.feature_projection.T + noise
+    seen = (interest[:, None, :] @ population.feature_projection.T)[:, 0, :]
+    features = seen + noise * population.feature_noise
     return UserState(
         interest=interest,
         satiation=np.zeros((count, population.n_topics)),
@@ -172,10 +204,12 @@ def update_users(
             duplicate of an earlier slate position); all True when None.
     """
     batch = np.arange(shown.shape[0])[:, None]
-    # Interest drifts toward what the user consumed.
+    # Interest drifts toward what the user consumed. With several clicks (cascade) it moves
+    # toward their mean, by at most ``drift_rate``, so it never overshoots and diverges.
     clicked_direction = np.einsum("bk,bkd->bd", clicks, catalog.latent[shown])
     click_mass = clicks.sum(axis=1, keepdims=True)
-    state.interest += config.drift_rate * (clicked_direction - click_mass * state.interest)
+    step = config.drift_rate / np.maximum(click_mass, 1.0)
+    state.interest += step * (clicked_direction - click_mass * state.interest)
     # Satiation: every shown item's topic gets more boring, then everything decays.
     gain = np.full(shown.shape, config.satiation_gain)
     if exposure is not None:

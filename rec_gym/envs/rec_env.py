@@ -12,7 +12,7 @@ from rec_gym.config import RecEnvConfig
 from rec_gym.items import ItemCatalog
 from rec_gym.oracles import anti_oracle_items, myopic_items, planning_items
 from rec_gym.reward import RewardModel
-from rec_gym.simulator import RecSimulator, StepOutcome
+from rec_gym.simulator import RecSimulator, UniformStream
 from rec_gym.users import UserPopulation, UserState
 
 OracleKind = Literal["myopic", "planning", "anti"]
@@ -21,6 +21,10 @@ OracleKind = Literal["myopic", "planning", "anti"]
 NO_CLICK, CLICK, PURCHASE = 0, 1, 2
 #: Observable user features are clipped to ``[-FEATURE_CLIP, FEATURE_CLIP]``.
 FEATURE_CLIP = 5.0
+#: Session progress ``1 - exp(-t / 50)`` as float32 for t < len; it is exactly 1.0 in float32
+#: from t = 867 on, so later steps use the last entry. Single and batched envs share it.
+PROGRESS_TABLE = (1.0 - np.exp(-np.arange(1024) / 50.0)).astype(np.float32)
+_PROGRESS = PROGRESS_TABLE.tolist()
 
 
 class RecEnv(gym.Env[dict[str, np.ndarray], Any]):
@@ -50,7 +54,7 @@ class RecEnv(gym.Env[dict[str, np.ndarray], Any]):
 
     | Key        | Shape      | Dtype   | Values                                          |
     |------------|------------|---------|-------------------------------------------------|
-    | `items`    | `(L,)`     | int64   | last L recommended ids, newest last; 0 = padding |
+    | `item_ids` | `(L,)`     | int64   | last L recommended ids, newest last; 0 = padding |
     | `feedback` | `(L,)`     | int64   | 0 = none, 1 = click, 2 = purchase (0 on padding) |
     | `context`  | `(2 + F,)` | float32 | progress, session CTR, F user features           |
 
@@ -88,10 +92,10 @@ class RecEnv(gym.Env[dict[str, np.ndarray], Any]):
     >>> env.action_space
     Discrete(50)
     >>> obs, info = env.reset(seed=0)
-    >>> sorted(obs), obs["items"].shape
-    (['context', 'feedback', 'items'], (10,))
+    >>> sorted(obs), obs["item_ids"].shape
+    (['context', 'feedback', 'item_ids'], (10,))
     >>> obs, reward, terminated, truncated, info = env.step(0)
-    >>> int(obs["items"][-1])
+    >>> int(obs["item_ids"][-1])
     1
 
     ## Info
@@ -147,7 +151,7 @@ class RecEnv(gym.Env[dict[str, np.ndarray], Any]):
         context_high[:2] = 1.0
         self.observation_space = spaces.Dict(  # type: ignore[assignment]
             {
-                "items": spaces.Box(0, n, shape=(length,), dtype=np.int64),
+                "item_ids": spaces.Box(0, n, shape=(length,), dtype=np.int64),
                 "feedback": spaces.Box(0, PURCHASE, shape=(length,), dtype=np.int64),
                 "context": spaces.Box(context_low, context_high, dtype=np.float32),
             }
@@ -155,9 +159,13 @@ class RecEnv(gym.Env[dict[str, np.ndarray], Any]):
         self._user: UserState | None = None
         self._items = np.zeros(length, dtype=np.int64)
         self._feedback = np.zeros(length, dtype=np.int64)
+        self._context = np.zeros(context_dim, dtype=np.float32)  # features part set at reset
         self._step_count = 0
         self._click_count = 0
         self._last_line = ""
+        # Step randomness: uniforms drawn from np_random in blocks (see UniformStream).
+        self._stream = UniformStream(1, self.simulator.uniforms_per_step(self.config.slate_size))
+        self._stream_rng: np.random.Generator | None = None
 
     # -- Gymnasium API -------------------------------------------------------------------
 
@@ -167,8 +175,11 @@ class RecEnv(gym.Env[dict[str, np.ndarray], Any]):
         """Starts a new session with a new user drawn from ``np_random``."""
         super().reset(seed=seed)
         self._user = self.simulator.new_users(1, self.np_random)
+        self._stream.refill(0, self.np_random)  # the steps' draws come right after the user's
+        self._stream_rng = self.np_random
         self._items[:] = 0
         self._feedback[:] = 0
+        self._context[2:] = np.clip(self._user.features[0], -FEATURE_CLIP, FEATURE_CLIP)
         self._step_count = 0
         self._click_count = 0
         self._last_line = "new user"
@@ -176,21 +187,71 @@ class RecEnv(gym.Env[dict[str, np.ndarray], Any]):
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         """Recommends the item (slate) ``action`` to the current user."""
-        if self._user is None:
+        user = self._user
+        if user is None:
             raise RuntimeError("call reset() before step()")
-        items = self._action_to_items(action)  # [1, K], 0-based
-        best = (
-            float(self.simulator.best_expected_reward(self._user, items.shape[1])[0])
-            if self.config.compute_oracle_info
-            else None
-        )
-        outcome = self.simulator.step(self._user, items, self.np_random)
-        self._record(items[0], outcome)
-        reward = float(outcome.reward[0])
-        terminated = bool(outcome.left[0])
-        info = self._info(outcome, best)
+        if self._stream_rng is not self.np_random:  # np_random was replaced mid-episode
+            self._stream.clear()
+            self._stream_rng = self.np_random
+        if self._slate:
+            items = self._action_to_items(action)  # [1, K], 0-based
+            best = (
+                float(self.simulator.best_expected_reward(user, items.shape[1])[0])
+                if self.config.compute_oracle_info
+                else None
+            )
+            uniforms = self._stream.take_one(self.np_random)
+            outcome = self.simulator.step_from_uniforms(user, items, uniforms[None, :])
+            clicks, purchases = outcome.response.clicks[0], outcome.response.purchases[0]
+            codes = np.where(purchases, PURCHASE, np.where(clicks > 0, CLICK, NO_CLICK))
+            self._record(items[0], codes)
+            n_clicks, n_purchases = int(clicks.sum()), int(purchases.sum())
+            reward = float(outcome.reward[0])
+            expected = float(outcome.expected_reward[0])
+            terminated = bool(outcome.left[0])
+            duplicates = int(outcome.duplicates[0])
+        else:
+            # Single item: the scalar fast path (numpy call overhead dominates at B = K = 1).
+            item = self._item_index(action)
+            best = (
+                float(self.simulator.best_expected_reward(user, 1)[0])
+                if self.config.compute_oracle_info
+                else None
+            )
+            one = self.simulator.step_one(user, item, self._stream.take_one(self.np_random))
+            if best is not None:  # the oracle is exact: no rounding below the action's
+                best = max(best, one.expected_reward)
+            code = PURCHASE if one.purchase else (CLICK if one.click else NO_CLICK)
+            self._items[:-1] = self._items[1:]
+            self._items[-1] = item + 1
+            self._feedback[:-1] = self._feedback[1:]
+            self._feedback[-1] = code
+            self._step_count += 1
+            self._click_count += one.click
+            n_clicks, n_purchases = int(one.click), int(one.purchase)
+            reward, expected, terminated, duplicates = (
+                one.reward,
+                one.expected_reward,
+                one.left,
+                0,
+            )
+        info: dict[str, Any] = {
+            "click": n_clicks,
+            "purchase": n_purchases,
+            "expected_reward": expected,
+            "duplicates": duplicates,
+            "session_step": self._step_count,
+        }
+        if best is not None:
+            info["best_expected_reward"] = best
+            info["regret"] = best - expected
+        if self.config.debug_info:
+            info["interest"] = user.interest[0].copy()
+            info["satiation"] = user.satiation[0].copy()
+            info["patience"] = float(user.patience[0])
         if self.render_mode == "ansi":
-            self._last_line = self._describe(items[0], outcome, info)
+            shown = items[0] if self._slate else np.array([item])
+            self._last_line = self._describe(shown, reward, terminated, info)
         return self._observation(), reward, terminated, False, info
 
     def render(self) -> str | None:
@@ -261,10 +322,15 @@ class RecEnv(gym.Env[dict[str, np.ndarray], Any]):
             raise ValueError(f"action {action!r} is outside [0, {n}): item ids are action + 1")
         return flat.astype(np.int64)[None, :]
 
-    def _record(self, items: np.ndarray, outcome: StepOutcome) -> None:
-        clicks = outcome.response.clicks[0]
-        purchases = outcome.response.purchases[0]
-        codes = np.where(purchases, PURCHASE, np.where(clicks > 0, CLICK, NO_CLICK))
+    def _item_index(self, action: Any) -> int:
+        """0-based item index of a single-item action (fast for plain integers)."""
+        if isinstance(action, int | np.integer) and not isinstance(action, bool):
+            item = int(action)
+            if 0 <= item < self.config.n_items:
+                return item
+        return int(self._action_to_items(action)[0, 0])
+
+    def _record(self, items: np.ndarray, codes: np.ndarray) -> None:
         size = items.shape[0]
         length = self._items.shape[0]
         if size >= length:
@@ -276,47 +342,28 @@ class RecEnv(gym.Env[dict[str, np.ndarray], Any]):
             self._items[-size:] = items + 1
             self._feedback[-size:] = codes
         self._step_count += 1
-        self._click_count += int(clicks.sum() > 0)
+        self._click_count += int((codes > NO_CLICK).any())
 
     def _observation(self) -> dict[str, np.ndarray]:
-        assert self._user is not None
-        context = np.empty(2 + self.config.user_feature_dim, dtype=np.float32)
-        context[0] = 1.0 - np.exp(-self._step_count / 50.0)
-        context[1] = self._click_count / max(self._step_count, 1)
-        context[2:] = np.clip(self._user.features[0], -FEATURE_CLIP, FEATURE_CLIP)
+        context = self._context.copy()
+        steps = self._step_count
+        context[0] = _PROGRESS[min(steps, len(_PROGRESS) - 1)]
+        context[1] = self._click_count / max(steps, 1)
         return {
-            "items": self._items.copy(),
+            "item_ids": self._items.copy(),
             "feedback": self._feedback.copy(),
             "context": context,
         }
 
-    def _info(self, outcome: StepOutcome, best: float | None) -> dict[str, Any]:
-        expected = float(outcome.expected_reward[0])
-        info: dict[str, Any] = {
-            "click": int(outcome.response.clicks[0].sum()),
-            "purchase": int(outcome.response.purchases[0].sum()),
-            "expected_reward": expected,
-            "duplicates": int(outcome.duplicates[0]),
-            "session_step": self._step_count,
-        }
-        if best is not None:
-            info["best_expected_reward"] = best
-            info["regret"] = best - expected
-        if self.config.debug_info and self._user is not None:
-            info["interest"] = self._user.interest[0].copy()
-            info["satiation"] = self._user.satiation[0].copy()
-            info["patience"] = float(self._user.patience[0])
-        return info
-
-    def _describe(self, items: np.ndarray, outcome: StepOutcome, info: dict[str, Any]) -> str:
+    def _describe(self, items: np.ndarray, reward: float, left: bool, info: dict[str, Any]) -> str:
         ids = " ".join(str(int(i) + 1) for i in items)
         best = info.get("best_expected_reward")
         best_text = f" best {best:.2f}" if best is not None else ""
-        left = " | user left" if outcome.left[0] else ""
+        left_text = " | user left" if left else ""
         return (
             f"step {self._step_count:3d} | items [{ids}] | click {info['click']} "
-            f"purchase {info['purchase']} | reward {float(outcome.reward[0]):.2f} | "
-            f"expected {info['expected_reward']:.2f}{best_text}{left}"
+            f"purchase {info['purchase']} | reward {reward:.2f} | "
+            f"expected {info['expected_reward']:.2f}{best_text}{left_text}"
         )
 
 
