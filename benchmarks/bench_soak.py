@@ -79,8 +79,16 @@ def main() -> None:
     report(
         f"Soak: {fmt(steps)} steps of RecEnv-v0",
         ["steps", "episodes", "seconds", "RSS start (MiB)", "RSS end (MiB)", "RSS max (MiB)"],
-        [[fmt(steps), fmt(episodes), f"{elapsed:.0f}", f"{start_rss:.1f}", f"{end_rss:.1f}",
-          f"{peak:.1f}"]],  # fmt: skip
+        [
+            [
+                fmt(steps),
+                fmt(episodes),
+                f"{elapsed:.0f}",
+                f"{start_rss:.1f}",
+                f"{end_rss:.1f}",
+                f"{peak:.1f}",
+            ]
+        ],  # fmt: skip
         extra,
     )
     print("RSS along the run (step: MiB): " + ", ".join(f"{s}: {v:.1f}" for s, v in samples))
