@@ -635,6 +635,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--no-progress-bar", action="store_true", help="hide the progress bar")
     add("--save-replay-buffer", action="store_true", help="checkpoint DQN's replay buffer")
     add("--device", default="cpu", help="torch device (default: cpu)")
+    add(
+        "--torch-threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default: 1; small networks run fastest single-threaded, "
+        "and more threads than free cores slow training down badly)",
+    )
     add("--resume", default=None, metavar="RUN_DIR", help="continue a run from its checkpoint")
     add("--init-from", default=None, metavar="PATH", help="start from a pretrained backbone .pt")
     add("--no-init-head", action="store_true", help="with --init-from: load the backbone only")
@@ -674,6 +681,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         args = build_parser().parse_args(argv)
+        _positive_int("--torch-threads", args.torch_threads)
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
         if args.pretrain is not None:
             from agents.pretrain import pretrain, pretrain_config_from_train_args
 

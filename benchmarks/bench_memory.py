@@ -23,6 +23,8 @@ from bench_common import report, write_json
 
 #: (num_envs, or None for a single env from gym.make; whether oracle info is on)
 CASES: list[tuple[int | None, bool]] = [(None, True), (None, False), (64, False), (64, True)]
+#: An extra case: the single env plus SB3 PPO with the transformer policy, training.
+POLICY_CASE = "single env + PPO transformer policy (training)"
 
 
 def _peak_mib() -> float:
@@ -38,7 +40,22 @@ def child(n_items: int, num_envs: int | None, kwargs: dict[str, Any], steps: int
 
     baseline = _peak_mib()
     rng = np.random.default_rng(0)
-    if num_envs is None:
+    if kwargs.pop("policy", None) == "transformer":
+        from stable_baselines3 import PPO
+
+        from agents.registry import policy_spec
+
+        baseline = _peak_mib()  # after importing torch and SB3 too
+        env = gym.make("RecEnv-v0", n_items=n_items, **kwargs)
+        catalog = env.unwrapped.simulator.catalog  # type: ignore[attr-defined]
+        options = {"hidden_dim": 64, "n_layers": 1, "n_heads": 2, "use_item_features": True}
+        policy, policy_kwargs = policy_spec(
+            "ppo", "transformer", options, catalog.public_features()
+        )
+        model = PPO(policy, env, policy_kwargs=policy_kwargs, n_steps=64, batch_size=64,
+                    n_epochs=1, seed=0, device="cpu")  # fmt: skip
+        model.learn(steps)
+    elif num_envs is None:
         env = gym.make("RecEnv-v0", n_items=n_items, **kwargs)
         env.reset(seed=0)
         for action in rng.integers(0, n_items, size=steps):
@@ -81,12 +98,17 @@ def main() -> None:
     if args.tiny:
         args.n_items, args.steps = 1_000, 20
     rows, results = [], []
-    for num_envs, oracle in CASES:
+    cases: list[tuple[int | None, bool, str | None]] = [(n, o, None) for n, o in CASES]
+    cases.append((None, True, "transformer"))
+    for num_envs, oracle, policy in cases:
         if args.tiny and num_envs is not None:
             num_envs = 4
         kind = "single env" if num_envs is None else f"batched env, {num_envs} users"
         label = f"{kind}, oracle info {'on (default)' if oracle else 'off'}"
-        kwargs = {"compute_oracle_info": oracle}
+        kwargs: dict[str, Any] = {"compute_oracle_info": oracle}
+        if policy is not None:
+            label = POLICY_CASE
+            kwargs["policy"] = policy
         command = [
             sys.executable,
             __file__,
