@@ -55,9 +55,10 @@ from agents.registry import (
     load_hyperparameters,
     policy_spec,
 )
+from rec_gym.config import RecEnvConfig
 
 #: Default budget of ``python train.py`` (fits the 10-minute promise on 2 CPU cores).
-DEFAULT_TIMESTEPS = 60_000
+DEFAULT_TIMESTEPS = 200_000
 CONFIG_FILE = "config.yml"
 EXIT_CONFIG = 2
 EXIT_SIGINT = 128 + signal.SIGINT
@@ -100,7 +101,7 @@ class TrainConfig:
     log_dir: str = "logs"
     checkpoint_interval: int | None = None
     metrics_interval: int | None = None
-    eval_episodes: int = 100
+    eval_episodes: int = 200
     progress_bar: bool = True
     save_replay_buffer: bool = False
     device: str = "cpu"
@@ -264,7 +265,8 @@ def make_training_env(plan: Plan, seed: int) -> VecEnv:
     config = plan.config
     spec = gym.spec(config.env_id)
     venv: VecEnv
-    if plan.n_envs > 1 and spec.vector_entry_point is not None:
+    changing_world = bool(plan.env_config) and RecEnvConfig(**plan.env_config).changing_world
+    if plan.n_envs > 1 and spec.vector_entry_point is not None and not changing_world:
         from agents.vec_env import VectorEnvAdapter
 
         batched = gym.make_vec(
@@ -274,7 +276,7 @@ def make_training_env(plan: Plan, seed: int) -> VecEnv:
             **config.env_kwargs,
         )
         venv = VecMonitor(VectorEnvAdapter(batched))
-    else:
+    else:  # single envs (also for changing-world options, which the batched env lacks)
 
         def make_one() -> gym.Env[Any, Any]:
             return Monitor(gym.make(config.env_id, **config.env_kwargs))
@@ -631,7 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--log-dir", default="logs", help="root folder of runs (default: logs)")
     add("--checkpoint-interval", type=int, default=None, help="steps between checkpoints")
     add("--metrics-interval", type=int, default=None, help="steps between rec/ metric logs")
-    add("--eval-episodes", type=int, default=100, help="episodes of the final comparison")
+    add("--eval-episodes", type=int, default=200, help="episodes of the final comparison")
     add("--no-progress-bar", action="store_true", help="hide the progress bar")
     add("--save-replay-buffer", action="store_true", help="checkpoint DQN's replay buffer")
     add("--device", default="cpu", help="torch device (default: cpu)")

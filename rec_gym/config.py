@@ -29,6 +29,9 @@ import numpy as np
 #: integer up to 2**24 exactly, so ids above that could not be cast back without error.
 MAX_ITEMS = 2**24 - 1
 
+#: Largest world step accepted by the changing-world options.
+MAX_WORLD_STEP = 2**62
+
 ChoiceModel = Literal["mnl", "cascade"]
 
 
@@ -77,6 +80,23 @@ class RecEnvConfig:
         compute_oracle_info: Whether ``info`` carries the myopic oracle's best expected reward
             (costs one pass over the catalog per step).
         debug_info: Whether ``info`` exposes the hidden user state (for debugging only).
+        shift_step: World step (env steps taken by one env instance, counted across
+            episodes) at which the population-mean interest starts to move; -1 = never.
+        shift_duration: 0 for an abrupt shift at ``shift_step``; otherwise the mean moves
+            linearly over this many steps (gradual drift).
+        shift_magnitude: Distance the population mean moves, along a unit direction drawn
+            from ``catalog_seed`` (>= 0).
+        shift_current_user: Whether the interest of the user in session moves with the
+            population (otherwise only users drawn afterwards are shifted).
+        n_new_items: Number of reserved new items: the last ids, inactive (never clicked,
+            masked in ``action_masks()``) before ``new_items_step``; in ``[0, n_items - 1]``.
+        new_items_step: World step at which the new items enter the catalog (-1 = never).
+        purchase_delay: Steps from a purchase to the crediting of its reward (0 = at once);
+            rewards still pending when the session ends are credited at its last step.
+        session_limit: Step at which sessions are cut off by the caller (set it to
+            ``max_episode_steps``: the env cannot see the ``TimeLimit`` wrapper). Only used
+            to credit pending delayed rewards at the last step; 0 = the user leaving is the
+            only end the env knows of. The env never truncates by itself.
     """
 
     n_items: int = 200
@@ -113,6 +133,14 @@ class RecEnvConfig:
     purchase_reward: float = 2.0
     compute_oracle_info: bool = True
     debug_info: bool = False
+    shift_step: int = -1
+    shift_duration: int = 0
+    shift_magnitude: float = 1.0
+    shift_current_user: bool = False
+    n_new_items: int = 0
+    new_items_step: int = 0
+    purchase_delay: int = 0
+    session_limit: int = 0
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -151,6 +179,18 @@ class RecEnvConfig:
         _check_float("leave_sensitivity", self.leave_sensitivity, 0.0, 1.0)
         _check_float("click_reward", self.click_reward, -math.inf, math.inf)
         _check_float("purchase_reward", self.purchase_reward, -math.inf, math.inf)
+        _check_int("shift_step", self.shift_step, -1, MAX_WORLD_STEP)
+        _check_int("shift_duration", self.shift_duration, 0, MAX_WORLD_STEP)
+        _check_float("shift_magnitude", self.shift_magnitude, 0.0, math.inf)
+        _check_int("n_new_items", self.n_new_items, 0, self.n_items - 1)
+        _check_int("new_items_step", self.new_items_step, -1, MAX_WORLD_STEP)
+        _check_int("purchase_delay", self.purchase_delay, 0, 100_000)
+        _check_int("session_limit", self.session_limit, 0, MAX_WORLD_STEP)
+
+    @property
+    def changing_world(self) -> bool:
+        """Whether any changing-world option (shift, new items, delayed purchases) is on."""
+        return self.shift_step >= 0 or self.n_new_items > 0 or self.purchase_delay > 0
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> RecEnvConfig:

@@ -6,6 +6,7 @@ Gymnasium env, the oracles and batched simulation are thin layers over it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from rec_gym.users import (
     sample_users,
     update_users,
 )
+from rec_gym.world import INACTIVE_APPEAL
 
 
 @dataclass(frozen=True)
@@ -192,7 +194,33 @@ class RecSimulator:
         self.reward_model: RewardModel = reward_model or ClickPurchaseReward(
             config.click_reward, config.purchase_reward
         )
-        # The item-only part of the purchase logit, [N] (the catalog is fixed).
+        #: The whole catalog, inactive items included (``catalog`` is the live one).
+        self.full_catalog = self.catalog
+        self._derive_item_arrays()
+
+    def set_inactive_items(self, items: np.ndarray | None) -> None:
+        """Takes items out of the live catalog (None or empty: every item is active).
+
+        An inactive item keeps its id and public features, but its hidden appeal is
+        :data:`rec_gym.world.INACTIVE_APPEAL`, so it is never clicked or bought, and the
+        oracles never prefer it. Used for new items that enter the catalog mid-run.
+
+        Args:
+            items: 0-based indices of the inactive items.
+        """
+        full = self.full_catalog
+        if items is None or len(items) == 0:
+            self.catalog = full
+        else:
+            appeal = full.appeal.copy()
+            appeal[np.asarray(items, dtype=np.int64)] = INACTIVE_APPEAL
+            self.catalog = dataclasses.replace(full, appeal=appeal)
+        self._derive_item_arrays()
+
+    def _derive_item_arrays(self) -> None:
+        """Precomputes the item-only arrays of the fast paths from the live catalog."""
+        config = self.config
+        # The item-only part of the purchase logit, [N].
         self._purchase_offset = (
             config.quality_weight * self.catalog.quality
             - config.price_sensitivity * self.catalog.price

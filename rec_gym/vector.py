@@ -14,6 +14,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from rec_gym.config import RecEnvConfig
 from rec_gym.envs.rec_env import (
     CLICK,
     FEATURE_CLIP,
@@ -70,7 +71,9 @@ class RecVectorEnv(VectorEnv[dict[str, np.ndarray], np.ndarray, np.ndarray]):
 
     ``num_envs``, ``max_episode_steps`` (None: never truncate) and every keyword of the
     single env (``RecEnvConfig`` fields, ``config``, ``reward_model``, ``catalog``,
-    ``population``). Rendering is not supported.
+    ``population``). Rendering is not supported, nor the changing-world options
+    (``shift_step``, ``n_new_items``, ``purchase_delay``: a ``ValueError`` says to use
+    ``vectorization_mode="sync"``).
 
     >>> import gymnasium as gym
     >>> import rec_gym
@@ -117,6 +120,7 @@ class RecVectorEnv(VectorEnv[dict[str, np.ndarray], np.ndarray, np.ndarray]):
         # A single env parses the arguments and builds the world, spaces and simulator.
         template = self._env_class(**kwargs)
         self.config = template.config
+        _check_static_world(self.config)
         self.simulator = template.simulator
         self.num_envs = int(num_envs)
         self.max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
@@ -414,6 +418,22 @@ class RecVectorEnv(VectorEnv[dict[str, np.ndarray], np.ndarray, np.ndarray]):
         infos["session_step"] = self._steps.copy()
         infos["_session_step"] = np.ones(self.num_envs, dtype=bool)
         return infos
+
+
+def _check_static_world(config: RecEnvConfig) -> None:
+    """Fails for the changing-world options, which only the single env implements."""
+    options = {
+        "shift_step": config.shift_step >= 0,
+        "n_new_items": config.n_new_items > 0,
+        "purchase_delay": config.purchase_delay > 0,
+    }
+    for name, on in options.items():
+        if on:
+            raise ValueError(
+                f"{name}={getattr(config, name)} (a changing world) is not supported by the "
+                'batched env yet; use gym.make_vec(..., vectorization_mode="sync") or '
+                "several gym.make envs"
+            )
 
 
 class RecSlateVectorEnv(RecVectorEnv):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar, Literal
 
 import gymnasium as gym
@@ -13,7 +14,8 @@ from rec_gym.items import ItemCatalog
 from rec_gym.oracles import anti_oracle_items, myopic_items, planning_items
 from rec_gym.reward import RewardModel
 from rec_gym.simulator import RecSimulator, UniformStream
-from rec_gym.users import UserPopulation, UserState
+from rec_gym.users import UserPopulation, UserState, sample_users
+from rec_gym.world import WorldSchedule
 
 OracleKind = Literal["myopic", "planning", "anti"]
 
@@ -104,7 +106,21 @@ class RecEnv(gym.Env[dict[str, np.ndarray], Any]):
     ``best_expected_reward`` (the myopic oracle's, when ``compute_oracle_info``),
     ``regret`` (their difference), ``duplicates`` (repeated slate items) and
     ``session_step``. ``debug_info=True`` adds the hidden ``interest``, ``satiation`` and
-    ``patience``.
+    ``patience``. In a changing world ``world_step`` is added and, with ``purchase_delay``,
+    ``delayed_reward`` (purchase reward credited this step) and ``pending_reward``.
+
+    ## Changing World
+
+    Off by default (see :mod:`rec_gym.world`). The world step counts this instance's
+    steps across episodes. ``shift_step``/``shift_duration``/``shift_magnitude`` move the
+    population-mean interest (abruptly or gradually) along a direction drawn from
+    ``catalog_seed``; users drawn afterwards come from the moved population, and with
+    ``shift_current_user`` the user in session moves too. ``n_new_items`` reserves the
+    last ids, inactive (masked, never clicked) until ``new_items_step``. With
+    ``purchase_delay`` a purchase is reported in ``info["purchase"]`` at click time, but
+    its reward (and its feedback code in the history) arrives that many steps later, or
+    at the session's last step (set ``session_limit`` to ``max_episode_steps``). The
+    batched env does not support these options.
 
     ## Version History
 
@@ -166,6 +182,15 @@ class RecEnv(gym.Env[dict[str, np.ndarray], Any]):
         # Step randomness: uniforms drawn from np_random in blocks (see UniformStream).
         self._stream = UniformStream(1, self.simulator.uniforms_per_step(self.config.slate_size))
         self._stream_rng: np.random.Generator | None = None
+        # Changing world (all off by default): see rec_gym.world.
+        self._world = WorldSchedule(self.config) if self.config.changing_world else None
+        self._world_step = 0
+        self._user_offset = np.zeros(self.config.latent_dim)
+        self._new_items_active = True
+        # Delayed purchase rewards: (due session step, amount, session step of the purchase,
+        # slate positions bought).
+        self._pending: list[tuple[int, float, int, list[int]]] = []
+        self._sync_items()
 
     # -- Gymnasium API -------------------------------------------------------------------
 
@@ -174,7 +199,17 @@ class RecEnv(gym.Env[dict[str, np.ndarray], Any]):
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Starts a new session with a new user drawn from ``np_random``."""
         super().reset(seed=seed)
-        self._user = self.simulator.new_users(1, self.np_random)
+        self._sync_items()
+        if self._world is not None and self._world.shifts:
+            self._user_offset = self._world.mean_offset(self._world_step)
+            base = self.simulator.population
+            shifted = dataclasses.replace(
+                base, mean_interest=base.mean_interest + self._user_offset
+            )
+            self._user = sample_users(shifted, self.config.n_items, 1, self.np_random)
+        else:
+            self._user = self.simulator.new_users(1, self.np_random)
+        self._pending.clear()
         self._stream.refill(0, self.np_random)  # the steps' draws come right after the user's
         self._stream_rng = self.np_random
         self._items[:] = 0
@@ -193,6 +228,11 @@ class RecEnv(gym.Env[dict[str, np.ndarray], Any]):
         if self._stream_rng is not self.np_random:  # np_random was replaced mid-episode
             self._stream.clear()
             self._stream_rng = self.np_random
+        world = self._world
+        if world is not None:
+            self._sync_world(user)
+        deferred = 0.0
+        bought: list[int] = []
         if self._slate:
             items = self._action_to_items(action)  # [1, K], 0-based
             best = (
@@ -203,10 +243,17 @@ class RecEnv(gym.Env[dict[str, np.ndarray], Any]):
             uniforms = self._stream.take_one(self.np_random)
             outcome = self.simulator.step_from_uniforms(user, items, uniforms[None, :])
             clicks, purchases = outcome.response.clicks[0], outcome.response.purchases[0]
-            codes = np.where(purchases, PURCHASE, np.where(clicks > 0, CLICK, NO_CLICK))
-            self._record(items[0], codes)
             n_clicks, n_purchases = int(clicks.sum()), int(purchases.sum())
             reward = float(outcome.reward[0])
+            if self.config.purchase_delay and n_purchases:
+                unbought = self.simulator.reward_model.reward(
+                    clicks[None, :], np.zeros((1, clicks.shape[0]), dtype=bool)
+                )
+                deferred = reward - float(unbought[0])
+                bought = np.flatnonzero(purchases).tolist()
+                purchases = np.zeros_like(purchases)  # revealed when credited
+            codes = np.where(purchases, PURCHASE, np.where(clicks > 0, CLICK, NO_CLICK))
+            self._record(items[0], codes)
             expected = float(outcome.expected_reward[0])
             terminated = bool(outcome.left[0])
             duplicates = int(outcome.duplicates[0])
@@ -221,7 +268,13 @@ class RecEnv(gym.Env[dict[str, np.ndarray], Any]):
             one = self.simulator.step_one(user, item, self._stream.take_one(self.np_random))
             if best is not None:  # the oracle is exact: no rounding below the action's
                 best = max(best, one.expected_reward)
-            code = PURCHASE if one.purchase else (CLICK if one.click else NO_CLICK)
+            reward = one.reward
+            shown_purchase = one.purchase
+            if one.purchase and self.config.purchase_delay:
+                deferred = reward - self._unbought_reward(one.click)
+                bought = [0]
+                shown_purchase = False  # revealed in the history when credited
+            code = PURCHASE if shown_purchase else (CLICK if one.click else NO_CLICK)
             self._items[:-1] = self._items[1:]
             self._items[-1] = item + 1
             self._feedback[:-1] = self._feedback[1:]
@@ -229,12 +282,7 @@ class RecEnv(gym.Env[dict[str, np.ndarray], Any]):
             self._step_count += 1
             self._click_count += one.click
             n_clicks, n_purchases = int(one.click), int(one.purchase)
-            reward, expected, terminated, duplicates = (
-                one.reward,
-                one.expected_reward,
-                one.left,
-                0,
-            )
+            expected, terminated, duplicates = one.expected_reward, one.left, 0
         info: dict[str, Any] = {
             "click": n_clicks,
             "purchase": n_purchases,
@@ -245,6 +293,14 @@ class RecEnv(gym.Env[dict[str, np.ndarray], Any]):
         if best is not None:
             info["best_expected_reward"] = best
             info["regret"] = best - expected
+        if world is not None:
+            self._world_step += 1
+            self._sync_items()  # masks and oracles now describe the next step's world
+            info["world_step"] = self._world_step
+        if self.config.purchase_delay:
+            reward, credited = self._credit_purchases(reward, deferred, bought, terminated)
+            info["delayed_reward"] = credited
+            info["pending_reward"] = sum(entry[1] for entry in self._pending)
         if self.config.debug_info:
             info["interest"] = user.interest[0].copy()
             info["satiation"] = user.satiation[0].copy()
@@ -271,6 +327,8 @@ class RecEnv(gym.Env[dict[str, np.ndarray], Any]):
             mask = np.ones(self.config.n_items, dtype=bool)
         else:
             mask = ~self._user.purchased[0]
+            if not self._new_items_active:
+                mask[self._world.new_items if self._world is not None else []] = False
             if not mask.any():
                 mask = np.ones_like(mask)
         return np.tile(mask, self.config.slate_size) if self._slate else mask
@@ -302,6 +360,30 @@ class RecEnv(gym.Env[dict[str, np.ndarray], Any]):
         return items[0].astype(np.int64) if self._slate else int(items[0, 0])
 
     @property
+    def world_step(self) -> int:
+        """Env steps this instance has taken, across episodes (the changing world's clock)."""
+        return self._world_step
+
+    @property
+    def new_items(self) -> np.ndarray:
+        """0-based indices of the reserved new items (empty unless ``n_new_items``)."""
+        if self._world is None:
+            return np.zeros(0, dtype=np.int64)
+        return self._world.new_items
+
+    @property
+    def new_items_active(self) -> bool:
+        """Whether the reserved new items are in the catalog now."""
+        return self._new_items_active
+
+    def population_mean(self) -> np.ndarray:
+        """The population-mean interest new users are drawn around now, ``[latent_dim]``."""
+        mean = self.simulator.population.mean_interest
+        if self._world is None:
+            return mean.copy()
+        return mean + self._world.mean_offset(self._world_step)
+
+    @property
     def hidden_state(self) -> UserState:
         """The current user's hidden state (for oracles and debugging, not for agents)."""
         if self._user is None:
@@ -329,6 +411,71 @@ class RecEnv(gym.Env[dict[str, np.ndarray], Any]):
             if 0 <= item < self.config.n_items:
                 return item
         return int(self._action_to_items(action)[0, 0])
+
+    def _sync_items(self) -> None:
+        """Activates the reserved new items once the world step reaches their entry."""
+        world = self._world
+        active = world is None or not world.has_new_items
+        if not active:
+            assert world is not None
+            active = world.new_items_active(self._world_step)
+        if active != self._new_items_active:
+            self.simulator.set_inactive_items(None if active else world.new_items)  # type: ignore[union-attr]
+            self._new_items_active = active
+
+    def _sync_world(self, user: UserState) -> None:
+        """Brings the world to the current world step before the user responds."""
+        self._sync_items()
+        world = self._world
+        if world is not None and world.shifts and self.config.shift_current_user:
+            offset = world.mean_offset(self._world_step)
+            user.interest[0] += offset - self._user_offset
+            self._user_offset = offset
+
+    def _unbought_reward(self, click: bool) -> float:
+        """Reward of a single-item step's click without its purchase."""
+        model = self.simulator.reward_model
+        clicks = np.array([[float(click)]])
+        return float(model.reward(clicks, np.zeros((1, 1), dtype=bool))[0])
+
+    def _credit_purchases(
+        self, reward: float, deferred: float, bought: list[int], terminated: bool
+    ) -> tuple[float, float]:
+        """Holds back this step's purchase reward and credits the purchases now due.
+
+        A purchase at session step s is credited at step ``s + purchase_delay``, or at the
+        session's last step, if that comes first (the user leaves, or ``session_limit`` is
+        reached); its feedback code turns from click to purchase in the history then.
+
+        Returns:
+            The step's reward (without this step's purchases, with those credited) and the
+            amount credited.
+        """
+        now = self._step_count
+        if bought:
+            self._pending.append((now + self.config.purchase_delay, deferred, now, bought))
+        limit = self.config.session_limit
+        last = terminated or (limit > 0 and now >= limit)
+        credited = 0.0
+        still: list[tuple[int, float, int, list[int]]] = []
+        for entry in self._pending:
+            due, amount, step, positions = entry
+            if due <= now or last:
+                credited += amount
+                self._reveal(step, positions)
+            else:
+                still.append(entry)
+        self._pending = still
+        return reward - deferred + credited, credited
+
+    def _reveal(self, step: int, positions: list[int]) -> None:
+        """Marks the purchases of session step ``step`` in the history, if still in view."""
+        size = self.config.slate_size
+        length = self._feedback.shape[0]
+        for position in positions:
+            index = length - size * (self._step_count - step + 1) + position
+            if index >= 0:
+                self._feedback[index] = PURCHASE
 
     def _record(self, items: np.ndarray, codes: np.ndarray) -> None:
         size = items.shape[0]
