@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 MANIFEST = "manifest.json"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 CHECKPOINTS = "checkpoints"
 
 
@@ -60,6 +62,7 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
         write(tmp)
         with tmp.open("rb+") as handle:
             os.fsync(handle.fileno())
+        tmp.chmod(0o666 & ~_UMASK)  # mkstemp makes 0600 files; use the usual permissions
         os.replace(tmp, path)
     finally:
         if tmp.exists():

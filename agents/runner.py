@@ -61,6 +61,8 @@ from rec_gym.config import RecEnvConfig
 DEFAULT_TIMESTEPS = 200_000
 CONFIG_FILE = "config.yml"
 EXIT_CONFIG = 2
+#: Largest seed SB3 and numpy accept (sub-env seeds are ``seed + i``).
+MAX_SEED = 2**32 - 1 - 4096
 EXIT_SIGINT = 128 + signal.SIGINT
 EXIT_SIGTERM = 128 + signal.SIGTERM
 
@@ -136,6 +138,20 @@ def check_env_id(env_id: str) -> None:
     raise ConfigError(f"unknown env id {env_id!r}{hint}")
 
 
+def check_device(device: str) -> None:
+    """Fails unless ``device`` names a torch device that exists on this machine."""
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"--device {device!r} is not a torch device; use cpu or cuda") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
+    if parsed.type not in ("cpu", "cuda"):
+        raise ConfigError(f"--device {device!r} is not supported; use cpu or cuda")
+
+
 def _positive_int(name: str, value: Any, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
@@ -171,10 +187,17 @@ def validate(config: TrainConfig) -> Plan:
     _positive_int("--n-envs", config.n_envs, allow_none=True)
     _positive_int("--checkpoint-interval", config.checkpoint_interval, allow_none=True)
     _positive_int("--metrics-interval", config.metrics_interval, allow_none=True)
-    if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
-        raise ConfigError(f"--seed must be a non-negative integer, got {config.seed!r}")
+    if (
+        isinstance(config.seed, bool)
+        or not isinstance(config.seed, int)
+        or not 0 <= config.seed <= MAX_SEED
+    ):
+        raise ConfigError(f"--seed must be an integer in [0, {MAX_SEED}], got {config.seed!r}")
+    check_device(config.device)
     if config.eval_episodes < 0:
         raise ConfigError(f"--eval-episodes must be >= 0, got {config.eval_episodes}")
+    if "render_mode" in config.env_kwargs:
+        raise ConfigError("--env-kwargs render_mode is not used in training; remove it")
     try:
         env = gym.make(config.env_id, **config.env_kwargs)
     except (TypeError, ValueError) as error:
@@ -395,12 +418,15 @@ class Trainer:
     def learn(self, remaining: int, first_part: bool) -> int | None:
         """Trains for ``remaining`` steps; returns the signal number if stopped by one."""
         config = self.plan.config
-        metrics_interval = config.metrics_interval or max(
-            self.plan.n_envs, config.total_timesteps // 50
-        )
-        checkpoint_interval = config.checkpoint_interval or max(
-            self.plan.n_envs, config.total_timesteps // 5
-        )
+        # PPO collects whole rollouts, so a budget below one rollout is rounded up to it;
+        # default intervals follow the steps that will really be taken.
+        rollout = int(getattr(self.model, "n_steps", 1)) * self.plan.n_envs
+        if not isinstance(self.model, OffPolicyAlgorithm) and rollout > 1:
+            effective = rollout * math.ceil(config.total_timesteps / rollout)
+        else:
+            effective = config.total_timesteps
+        metrics_interval = config.metrics_interval or max(self.plan.n_envs, effective // 50)
+        checkpoint_interval = config.checkpoint_interval or max(rollout, effective // 5)
         stopper = StopOnSignal()
         callbacks = [
             RecMetricsCallback(metrics_interval, self.plan.n_items, self.plan.item_features),

@@ -56,6 +56,9 @@ BAD_INPUTS = [
     (["--hyperparams", "{bad_key}"], "unknown hyperparameter 'n_step' for ppo"),
     (["--log-dir", "{file}/logs"], "is not writable"),
     (["--resume", "no/such/run"], "run folder no/such/run does not exist"),
+    (["--seed", "99999999999999999999"], "--seed must be an integer in [0,"),
+    (["--device", "gpu"], "--device 'gpu' is not a torch device"),
+    (["--env-kwargs", "render_mode=ansi"], "render_mode is not used in training"),
 ]
 
 

@@ -1209,5 +1209,7 @@ def topics_of(
     item: np.ndarray, meta_ids: np.ndarray, meta_topic: np.ndarray, unknown: int
 ) -> np.ndarray:
     """Primary topic of raw item ids (``unknown`` for items without metadata)."""
+    if meta_topic.shape[0] == 0:  # a log without item metadata: every item is "unknown"
+        return np.full(item.shape[0], unknown, dtype=np.int64)
     rows = lookup_ids(meta_ids, item)
     return np.where(rows >= 0, meta_topic[np.maximum(rows, 0)], unknown).astype(np.int64)
