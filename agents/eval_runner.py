@@ -34,6 +34,7 @@ import json
 import math
 import os
 import platform
+import signal
 import sys
 import time
 import zipfile
@@ -1521,6 +1522,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.torch_threads)
         run(options_from_args(args))
         return 0
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("\ninterrupted (files written so far are complete)", file=sys.stderr)
+        return 128 + signal.SIGINT
     except (ConfigError, CheckpointError, DataError) as error:
         if debug:
             raise

@@ -730,6 +730,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 128 + stop.signum
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("\ninterrupted (files written so far are complete)", file=sys.stderr)
+        return 128 + signal.SIGINT
     except (ConfigError, CheckpointError) as error:
         if debug:
             raise
