@@ -71,13 +71,12 @@ from agents.evaluation import (
     EvaluationResult,
     Interval,
     SB3Recommender,
-    _aggregate,
     evaluate,
 )
 from agents.registry import ConfigError, algorithm_class
 from agents.runner import CONFIG_FILE, check_env_id, load_run_config, parse_env_kwargs
 from rec_gym.data.errors import DataError
-from rec_gym.metrics import catalog_coverage, gini, intra_list_diversity, novelty
+from rec_gym.metrics import gini, intra_list_diversity, novelty
 
 DEFAULT_EPISODES = 200
 #: Seed of the first evaluated user: the same as ``train.py``'s final comparison, far from
@@ -777,19 +776,14 @@ def evaluate_vectorized(
                 begin(int(row))
         observations = next_obs
     ordered = [records[i] for i in range(n_episodes)]
-    exposed = np.concatenate([np.asarray(r.item_indices, dtype=np.int64) for r in ordered])
-    n_items = catalog.n_items
     spec = getattr(envs, "spec", None)
-    result = EvaluationResult(
-        policy=recommender.name,
-        env_id=spec.id if spec is not None else None,
-        seed=int(seed),
-        n_items=n_items,
-        episodes=ordered,
-        metrics=_aggregate(ordered),
-        catalog_coverage=catalog_coverage(exposed, n_items),
-        exposure_gini=gini(np.bincount(exposed, minlength=n_items)),
-        wall_time_s=time.perf_counter() - start,
+    result = EvaluationResult.from_records(
+        recommender.name,
+        spec.id if spec is not None else None,
+        seed,
+        catalog.n_items,
+        ordered,
+        time.perf_counter() - start,
     )
     return VectorEvaluation(result, counted, autoresets, ignored)
 
@@ -1192,8 +1186,6 @@ def run_offline(prepared: Prepared, agent: SB3Recommender | None) -> dict[str, A
     from agents.offline import (
         ItemScorer,
         PolicyScorer,
-        RandomScorer,
-        evaluate_next_item,
         load_offline_task,
     )
 
@@ -1229,26 +1221,14 @@ def run_offline(prepared: Prepared, agent: SB3Recommender | None) -> dict[str, A
                 f"{data.n_items}; pass the data its env was calibrated from"
             )
         scorers.append(policy_scorer)
-    for name in options.baselines or ():
-        if name == "random":
-            scorers.append(RandomScorer(data.n_items, options.seed))
-        elif name == "popularity":
-            scorers.append(task.popularity())
-        else:
-            scorers.append(task.factorization(seed=options.seed))
-    results = {}
-    for scorer in scorers:
-        results[scorer.name] = evaluate_next_item(
-            scorer,
-            data.sequences,
-            data.targets,
-            protocol=options.protocol,
-            k_values=options.k_values,
-            negatives=options.negatives,
-            seed=options.seed,
-            feedback=data.feedback,
-            interacted=data.interacted,
-        )
+    scorers.extend(task.baseline(name, options.seed) for name in options.baselines or ())
+    results = task.evaluate(
+        scorers,
+        protocol=options.protocol,
+        k_values=options.k_values,
+        negatives=options.negatives,
+        seed=options.seed,
+    )
     first = next(iter(results.values()))
     label = first.protocol_label()
     names = list(first.metrics)

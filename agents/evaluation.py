@@ -148,6 +148,30 @@ class EvaluationResult:
     exposure_gini: float
     wall_time_s: float = field(default=0.0, compare=False)
 
+    @classmethod
+    def from_records(
+        cls,
+        policy: str,
+        env_id: str | None,
+        seed: int,
+        n_items: int,
+        records: list[EpisodeRecord],
+        wall_time_s: float,
+    ) -> EvaluationResult:
+        """Aggregates episode records (metrics with intervals, coverage, exposure Gini)."""
+        exposed = np.concatenate([np.asarray(r.item_indices, dtype=np.int64) for r in records])
+        return cls(
+            policy=policy,
+            env_id=env_id,
+            seed=int(seed),
+            n_items=n_items,
+            episodes=records,
+            metrics=_aggregate(records),
+            catalog_coverage=catalog_coverage(exposed, n_items),
+            exposure_gini=gini(np.bincount(exposed, minlength=n_items)),
+            wall_time_s=wall_time_s,
+        )
+
     @property
     def n_episodes(self) -> int:
         """Number of evaluated episodes."""
@@ -296,18 +320,13 @@ def evaluate(
         if deterministic is not None and previous is not None:
             recommender.deterministic = previous  # type: ignore[attr-defined]
         env.close()
-    n_items = catalog.n_items
-    exposed = np.concatenate([np.asarray(r.item_indices, dtype=np.int64) for r in records])
-    return EvaluationResult(
-        policy=recommender.name,
-        env_id=env.spec.id if env.spec is not None else None,
-        seed=int(seed),
-        n_items=n_items,
-        episodes=records,
-        metrics=_aggregate(records),
-        catalog_coverage=catalog_coverage(exposed, n_items),
-        exposure_gini=gini(np.bincount(exposed, minlength=n_items)),
-        wall_time_s=time.perf_counter() - start,
+    return EvaluationResult.from_records(
+        recommender.name,
+        env.spec.id if env.spec is not None else None,
+        seed,
+        catalog.n_items,
+        records,
+        time.perf_counter() - start,
     )
 
 

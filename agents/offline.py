@@ -486,6 +486,41 @@ class OfflineTask:
             **kwargs,
         )
 
+    def baseline(self, name: str, seed: int) -> ItemScorer:
+        """A baseline scorer by name: ``random``, ``popularity`` or ``mf``."""
+        if name == "random":
+            return RandomScorer(self.data.n_items, seed)
+        if name == "popularity":
+            return self.popularity()
+        if name == "mf":
+            return self.factorization(seed=seed)
+        raise ValueError(f"unknown offline baseline {name!r}; use random, popularity or mf")
+
+    def evaluate(
+        self,
+        scorers: Sequence[ItemScorer],
+        *,
+        protocol: str,
+        k_values: Sequence[int],
+        negatives: int | None,
+        seed: int,
+    ) -> dict[str, NextItemResult]:
+        """Scores every scorer on this task's next-item data, keyed by scorer name."""
+        return {
+            scorer.name: evaluate_next_item(
+                scorer,
+                self.data.sequences,
+                self.data.targets,
+                protocol=protocol,
+                k_values=k_values,
+                negatives=negatives,
+                seed=seed,
+                feedback=self.data.feedback,
+                interacted=self.data.interacted,
+            )
+            for scorer in scorers
+        }
+
 
 def load_offline_task(
     path: str | Any,

@@ -564,8 +564,6 @@ def evaluate_offline(
         ``(results by scorer name, data summary, printable table)``.
     """
     from agents.offline import (
-        RandomScorer,
-        evaluate_next_item,
         load_offline_task,
         ranking_metrics,
     )
@@ -581,26 +579,14 @@ def evaluate_offline(
     )
     data = task.data
     scorers: list[Any] = [scorer]
-    for name in config.baselines:
-        if name == "random":
-            scorers.append(RandomScorer(data.n_items, config.seed))
-        elif name == "popularity":
-            scorers.append(task.popularity())
-        elif name == "mf":
-            scorers.append(task.factorization(seed=config.seed))
-    results = {}
-    for each in scorers:
-        results[each.name] = evaluate_next_item(
-            each,
-            data.sequences,
-            data.targets,
-            protocol=config.protocol,
-            k_values=config.k_values,
-            negatives=config.negatives,
-            seed=config.seed,
-            feedback=data.feedback,
-            interacted=data.interacted,
-        )
+    scorers.extend(task.baseline(name, config.seed) for name in config.baselines)
+    results = task.evaluate(
+        scorers,
+        protocol=config.protocol,
+        k_values=config.k_values,
+        negatives=config.negatives,
+        seed=config.seed,
+    )
     first = next(iter(results.values()))
     label = first.protocol_label()
     cold = np.array([len(sequence) == 0 for sequence in data.sequences])
